@@ -1,0 +1,206 @@
+"""The ``spikebench`` command.
+
+``spikebench fit|validate|test|predict -c CONFIG`` go through LightningCLI: every hyper-parameter lives in
+YAML (``--print_config`` shows them all), ``--ckpt_path last`` resumes an interrupted fit. ``fit`` selects
+the checkpoint with the best validation accuracy, tests it once and writes a result JSON.
+The other commands are typed functions in :data:`COMMANDS`, the only list of them.
+
+Each run lives in ``<trainer.default_root_dir>/seed<seed>/``: ``checkpoints/``, ``config.yaml``, the
+logger's files (wandb offline unless you are logged in, or ``--logger csv``) and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from bench.results import run_record, write_json_atomic
+from bench.training import SpikingClassifier, StepTimer
+
+__all__ = ["COMMANDS", "SpikebenchCLI", "main", "run_dir_of"]
+
+log = logging.getLogger(__name__)
+
+
+def run_dir_of(config: Any) -> Path:
+    """``<trainer.default_root_dir>/seed<seed>``; without a root dir, ``runs/<data>-<arch>-<estimator>``."""
+    root = config.trainer.default_root_dir
+    if root is None:
+        data = str(config.data.class_path).rsplit(".", 1)[-1].lower()
+        root = Path("runs") / f"{data}-{config.model.arch}-{config.model.estimator}"
+    return Path(root) / f"seed{config.seed_everything}"
+
+
+def make_logger(kind: str, run_dir: Path) -> Any:
+    """The run's logger: wandb (offline unless logged in, or as WANDB_MODE says), csv, or none."""
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=run_dir, name="csv")
+    from lightning.pytorch.loggers import WandbLogger
+
+    offline = "WANDB_MODE" not in os.environ and not _wandb_logged_in()
+    return WandbLogger(project="spikebench", name=str(run_dir), save_dir=run_dir, offline=offline)
+
+
+def _wandb_logged_in() -> bool:
+    """An API key in the environment or in ~/.netrc (where ``wandb login`` puts it)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+class SpikebenchCLI(LightningCLI):
+    """LightningCLI over :class:`SpikingClassifier` and any LightningDataModule (``data.class_path``)."""
+
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        self._started = time.perf_counter()
+        super().__init__(
+            SpikingClassifier,
+            L.LightningDataModule,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},  # a resumed run rewrites its config.yaml
+            auto_configure_optimizers=False,  # the optimizer is part of the model's hyper-parameters
+            parser_kwargs={"description": "spikebench: fit, validate and test spiking networks. "
+                                          f"Other commands: {', '.join(COMMANDS)}."},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.input_shape", "model.input_shape", compute_fn=list, apply_on="instantiate")
+        parser.link_arguments("seed_everything", "model.seed")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.monitor": "val/acc",
+            "checkpoint.mode": "max",
+            "checkpoint.save_last": True,
+            "checkpoint.filename": "best-epoch{epoch:03d}",
+            "checkpoint.auto_insert_metric_name": False,
+        })
+        parser.add_lightning_class_args(StepTimer, "step_timer")
+        parser.add_argument("--logger", type=Literal["wandb", "csv", "none"], default="wandb",
+                            help="Experiment tracker: wandb (offline unless logged in), csv, or none.")
+        parser.add_argument("--result_path", type=str | None, default=None,
+                            help="Where fit writes its result JSON (default: <run dir>/result.json).")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        run_dir = run_dir_of(config)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(run_dir / "checkpoints")
+        if config.trainer.default_root_dir is None:
+            config.trainer.default_root_dir = str(run_dir.parent)
+        if config.get("ckpt_path") == "last" and not (Path(config.checkpoint.dirpath) / "last.ckpt").is_file():
+            log.info("no checkpoint to resume in %s: starting a fresh run", config.checkpoint.dirpath)
+            config.ckpt_path = None
+        self._run_dir = run_dir
+        self._logger_kind = config.logger
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.logger is None:  # not set in YAML: use --logger
+            kwargs["logger"] = make_logger(self._logger_kind, self._run_dir)
+        return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        """Test the checkpoint selected on validation, once, and write the result JSON."""
+        if self.trainer.interrupted:
+            return
+        checkpoint = self.trainer.checkpoint_callback
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items()}  # training's, before test
+        (tested,) = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+        metrics.update(tested)
+        if not self.trainer.is_global_zero:
+            self._finish_logger()
+            return
+        config = self.config[self.subcommand]
+        resolved = yaml.safe_load(self.parser.dump(self.config, skip_none=False))[self.subcommand]
+        record = run_record(
+            config=resolved,
+            seed=config.seed_everything,
+            model=self.model.describe(),
+            metrics={
+                "val_acc": float(checkpoint.best_model_score),
+                "test_acc": metrics.get("test/acc"),
+                "test_loss": metrics.get("test/loss"),
+                "grad_sparsity": metrics.get("train/grad_sparsity"),
+                "step_time_ms": metrics.get("train/step_time_ms"),
+                "firing_rates": {k.rsplit("/", 1)[-1]: v for k, v in metrics.items()
+                                 if k.startswith("train/firing_rate/")},
+                "epochs": self.trainer.current_epoch,
+                "global_step": self.trainer.global_step,
+            },
+            wall_time_s=time.perf_counter() - self._started,
+            data=type(self.datamodule).__name__,
+            run_dir=str(self._run_dir),
+            checkpoint=checkpoint.best_model_path,
+        )
+        write_json_atomic(config.result_path or self._run_dir / "result.json", record)
+        self._finish_logger()
+
+    def _finish_logger(self) -> None:
+        # A wandb run stays open after fit; close it so that a second run in this process gets its own.
+        from lightning.pytorch.loggers import WandbLogger
+
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.finish()
+
+
+def demo_command(
+    out_dir: Path = Path("results/demo"), epochs: int | None = None, logger: str = "wandb"
+) -> None:
+    """Train a rate-encoded SNN on MNIST-5k with a surrogate and with LocalZO, and compare them.
+
+    Args:
+        out_dir: where the result JSONs go (one per run).
+        epochs: override the configs' max_epochs (e.g. 1 for a smoke test).
+        logger: wandb, csv or none.
+    """
+    from bench.demo import run_demo
+
+    run_demo(out_dir=out_dir, epochs=epochs, logger=logger)
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {"demo": demo_command}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``spikebench`` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("bench").addHandler(handler)
+    logging.getLogger("bench").setLevel(logging.INFO)
+    # A deprecation inside Lightning itself (lightning/pytorch/utilities/_pytree.py), not ours to fix.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    if args and args[0] in COMMANDS:
+        from jsonargparse import CLI
+
+        CLI(COMMANDS[args[0]], args=args[1:], as_positional=False)
+        return
+    SpikebenchCLI(args=argv)  # None: LightningCLI reads sys.argv itself
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Training: the SpikingClassifier LightningModule, its losses and callbacks."""
+
+from bench.training.callbacks import StepTimer
+from bench.training.classifier import SpikingClassifier
+from bench.training.losses import LOSSES, mean_ce, tet
+
+__all__ = ["LOSSES", "SpikingClassifier", "StepTimer", "mean_ce", "tet"]

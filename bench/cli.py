@@ -93,7 +93,6 @@ class SpikebenchCLI(LightningCLI):
         parser.set_defaults({
             "checkpoint.monitor": "val/acc",
             "checkpoint.mode": "max",
-            "checkpoint.save_last": True,
             "checkpoint.filename": "best-epoch{epoch:03d}",
             "checkpoint.auto_insert_metric_name": False,
         })
@@ -120,16 +119,25 @@ class SpikebenchCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.trainer.logger is None:  # not set in YAML: use --logger
             kwargs["logger"] = make_logger(self._logger_kind, self._run_dir)
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        # last.ckpt after every validation, for --ckpt_path last. The best-model callback cannot do it: since
+        # Lightning 2.6 its save_last only writes when a new best is saved, so a resume would redo epochs.
+        # Saved at the end of the training epoch, after validation: it holds the epoch's statistics too.
+        trainer.callbacks.append(ModelCheckpoint(dirpath=config.checkpoint.dirpath, filename="last", monitor=None,
+                                                 save_top_k=1, enable_version_counter=False,
+                                                 save_on_train_epoch_end=True))
+        return trainer
 
     def after_fit(self) -> None:
         """Test the checkpoint selected on validation, once, and write the result JSON."""
         if self.trainer.interrupted:
             return
         checkpoint = self.trainer.checkpoint_callback
-        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items()}  # training's, before test
+        # Training statistics come from the model and the timer, which keep them in checkpoints: a resumed,
+        # already finished run reports them without training again.
+        summary = self.model.train_summary
+        timer = next(cb for cb in self.trainer.callbacks if isinstance(cb, StepTimer))
         (tested,) = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
-        metrics.update(tested)
         if not self.trainer.is_global_zero:
             self._finish_logger()
             return
@@ -141,12 +149,12 @@ class SpikebenchCLI(LightningCLI):
             model=self.model.describe(),
             metrics={
                 "val_acc": float(checkpoint.best_model_score),
-                "test_acc": metrics.get("test/acc"),
-                "test_loss": metrics.get("test/loss"),
-                "grad_sparsity": metrics.get("train/grad_sparsity"),
-                "step_time_ms": metrics.get("train/step_time_ms"),
-                "firing_rates": {k.rsplit("/", 1)[-1]: v for k, v in metrics.items()
-                                 if k.startswith("train/firing_rate/")},
+                "test_acc": tested["test/acc"],
+                "test_loss": tested["test/loss"],
+                "grad_sparsity": summary.get("grad_sparsity"),
+                "grad_sparsity_per_layer": summary.get("grad_sparsity_per_layer"),
+                "firing_rates": summary.get("firing_rates"),
+                "step_time_ms": timer.mean_ms,
                 "epochs": self.trainer.current_epoch,
                 "global_step": self.trainer.global_step,
             },

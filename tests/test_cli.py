@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,17 @@ def test_test_command_reads_the_model_from_the_checkpoint(tiny_config, tmp_path,
     # The config says triangle; the checkpoint's own hyper-parameters win for the model.
     main(["test", "-c", str(tiny_config), "--model.estimator=atan", "--logger=none", f"--ckpt_path={best}"])
     assert "test/acc" in capsys.readouterr().out
+
+
+def test_two_processes_with_one_flag(tiny_config, tmp_path):
+    """DDP on 2 CPU processes (gloo): each rank trains on half of every epoch, rank 0 writes the result."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "fit", "-c", str(tiny_config), "--logger=none",
+         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "runs/synthetic-mlp-triangle/seed3/result.json").read_text())
+    # 160 samples -> 112 for training; 56 per rank -> 2 batches of 32 per epoch (4 in one process).
+    assert record["metrics"]["global_step"] == 2
+    assert 0.0 <= record["metrics"]["test_acc"] <= 1.0

@@ -66,5 +66,7 @@ def test_a_second_demo_reuses_the_trained_models_and_repeats_the_numbers(demo):
         assert second[name]["metrics"]["global_step"] == first[name]["metrics"]["global_step"]
         assert second[name]["checkpoint"] == first[name]["checkpoint"]
         assert not second[name]["checkpoint_mtime_changed"]
-        # Seeded evaluation draws: the rate-encoded test accuracy repeats exactly.
+        # Training statistics travel in the checkpoint; seeded evaluation draws repeat the test accuracy.
+        for key in ("grad_sparsity", "firing_rates", "step_time_ms"):
+            assert second[name]["metrics"][key] == first[name]["metrics"][key]
         assert second[name]["metrics"]["test_acc"] == first[name]["metrics"]["test_acc"]

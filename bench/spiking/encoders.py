@@ -29,11 +29,38 @@ import torch
 from torch import Tensor, nn
 
 from bench.registry import Registry
-from bench.spiking.random import DeviceGenerator, draw_seed
+from bench.spiking.random import DeviceGenerator, derive_seed, draw_seed
 
-__all__ = ["DirectEncoder", "Encoder", "RateEncoder", "direct_encode", "encoders", "rate_encode"]
+__all__ = [
+    "DirectEncoder",
+    "Encoder",
+    "RateEncoder",
+    "available",
+    "build",
+    "direct_encode",
+    "encoder_class",
+    "rate_encode",
+    "register",
+]
 
-encoders: Registry[type[Encoder]] = Registry("encoder")
+_REGISTRY: Registry[type[Encoder]] = Registry("encoder")
+register = _REGISTRY.register
+"""Class decorator adding an :class:`Encoder` under a name."""
+
+
+def build(name: str, **params: Any) -> Encoder:
+    """Build the encoder ``name`` (registered, or ``"package.module:Class"``) with ``params``."""
+    return _REGISTRY.build(name, **params)
+
+
+def available() -> list[str]:
+    """Names of the registered encoders, sorted."""
+    return _REGISTRY.available()
+
+
+def encoder_class(name: str) -> type[Encoder]:
+    """The class behind ``name``, without building it."""
+    return _REGISTRY.get(name)
 
 
 class _RateEncode(torch.autograd.Function):
@@ -55,7 +82,7 @@ def rate_encode(x: Tensor, timesteps: int, generator: torch.Generator | None = N
     """Bernoulli spikes ``[T, B, *]`` with firing probability ``x`` ``[B, *]``; straight-through backward."""
     _check_timesteps(timesteps)
     low, high = x.min().item(), x.max().item()
-    if low < 0.0 or high > 1.0:
+    if not (low >= 0.0 and high <= 1.0):  # also catches NaN
         raise ValueError(
             f"rate encoding needs intensities in [0, 1], got [{low:g}, {high:g}]; "
             "do not normalize before rate encoding"
@@ -91,7 +118,7 @@ class Encoder(nn.Module):
         return f"timesteps={self.timesteps}"
 
 
-@encoders.register("direct")
+@register("direct")
 class DirectEncoder(Encoder):
     """Repeat the input T times, after optional per-channel normalization ``(x - mean) / std``."""
 
@@ -113,7 +140,7 @@ class DirectEncoder(Encoder):
         return direct_encode(x, self.timesteps)
 
 
-@encoders.register("rate")
+@register("rate")
 class RateEncoder(Encoder):
     """Bernoulli rate coding (:func:`rate_encode`), seeded: same seed, same spike trains.
 
@@ -130,7 +157,7 @@ class RateEncoder(Encoder):
         self.restart_eval_stream()
 
     def restart_eval_stream(self) -> None:
-        self._eval_stream = DeviceGenerator(self.seed + 1)
+        self._eval_stream = DeviceGenerator(derive_seed(self.seed, "eval"))
 
     def forward(self, x: Tensor) -> Tensor:
         stream = self._train_stream if self.training else self._eval_stream

@@ -144,8 +144,9 @@ def register(name: str):
     """Class decorator: add an :class:`Estimator` subclass to the registry under ``name``."""
 
     def add(cls: type[Estimator]) -> type[Estimator]:
+        _REGISTRY.register(name)(cls)
         cls.name = name
-        return _REGISTRY.register(name)(cls)
+        return cls
 
     return add
 

@@ -42,7 +42,8 @@ class LIFParameters:
         decay: membrane decay per step, in [0, 1]; 1.0 gives IF, 0.5 is tau = 2.
         threshold: firing threshold, > 0.
         reset: "hard" (to ``v_reset``) or "soft" (subtract the threshold).
-        v_reset: potential after a hard reset, and the resting potential.
+        v_reset: potential after a hard reset, and the starting potential. The leak decays v towards 0
+            (not towards ``v_reset``), so SpikingJelly's LIFNode matches only for ``v_reset = 0``.
         detach_reset: if True, no gradient flows through the reset.
     """
 
@@ -55,7 +56,7 @@ class LIFParameters:
     def __post_init__(self) -> None:
         if not 0.0 <= self.decay <= 1.0:
             raise ValueError(f"decay must be in [0, 1] (1.0 is IF), got {self.decay}")
-        if self.threshold <= 0.0:
+        if not self.threshold > 0.0:  # also refuses NaN
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
         if self.reset not in ("hard", "soft"):
             raise ValueError(f"reset must be one of 'hard', 'soft', got {self.reset!r}")

@@ -22,7 +22,7 @@ sigmoid  ~ sig'(cz) (2 sig(cz) - 1) / z      k sig(ku) (1 - sig(ku)),  k = c / d
 =======  ==================================  ==========================================================
 
 For the sigmoid law, :math:`c = 1/\sqrt{I}` with :math:`I = \int \sigma'(w)\tanh(w/2)/w\,dw = 7\zeta(3)/(2\pi^2)
-\approx 0.4262784` (the paper rounds it to 0.4262); z is drawn by inverse-CDF lookup, as in the paper's code.
+\approx 0.4262784` (the paper truncates it to 0.4262); z is drawn by inverse-CDF lookup, as in the paper's code.
 Only :math:`|z|` enters G, so the samplers draw :math:`|z|`.
 
 >>> zo = LocalZO(delta=0.5, samples=5, sampler="normal", seed=0)
@@ -145,8 +145,8 @@ class LocalZO(Estimator):
 
     def validate(self) -> None:
         _check(self.sampler, self.delta)
-        if self.samples < 1:
-            raise ValueError(f"samples (m) must be >= 1, got {self.samples}")
+        if not isinstance(self.samples, int) or self.samples < 1:
+            raise ValueError(f"samples (m) must be an integer >= 1, got {self.samples!r}")
         if self.seed is None:
             self.seed = draw_seed()
         self._stream = DeviceGenerator(self.seed)

@@ -12,10 +12,13 @@ __all__ = ["StepTimer"]
 
 
 class StepTimer(L.Callback):
-    """Logs ``train/step_time_ms``: wall time of one training batch (data to optimizer step), per epoch."""
+    """Logs ``train/step_time_ms``: mean wall time of a training batch (forward, backward, optimizer step)
+    over the epoch. ``mean_ms`` (the last finished epoch's) is saved in checkpoints."""
 
     def __init__(self) -> None:
         self._start = 0.0
+        self._times: list[float] = []
+        self.mean_ms: float | None = None
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         _synchronize(pl_module.device)
@@ -23,8 +26,19 @@ class StepTimer(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         _synchronize(pl_module.device)  # GPU work is asynchronous: wait for it, or the time means nothing
-        elapsed_ms = 1000.0 * (time.perf_counter() - self._start)
-        pl_module.log("train/step_time_ms", elapsed_ms, on_step=False, on_epoch=True)
+        self._times.append(1000.0 * (time.perf_counter() - self._start))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._times:
+            self.mean_ms = sum(self._times) / len(self._times)
+            self._times = []
+            pl_module.log("train/step_time_ms", self.mean_ms, sync_dist=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean_ms": self.mean_ms}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.mean_ms = state_dict.get("mean_ms")
 
 
 def _synchronize(device: torch.device) -> None:

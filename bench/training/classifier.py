@@ -6,7 +6,6 @@ Every argument is a plain value from the YAML config, so a checkpoint rebuilds i
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
@@ -18,7 +17,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from bench.models import NeuronFactory, build_model
 from bench.spiking import LIF, LIFParameters, encoders
+from bench.spiking.random import derive_seed
 from bench.training.losses import mean_ce, tet
+from bench.training.monitors import SpikeStatistics
 
 __all__ = ["SpikingClassifier"]
 
@@ -84,22 +85,19 @@ class SpikingClassifier(L.LightningModule):
         self.save_hyperparameters()
         if loss not in ("mean_ce", "tet"):
             raise ValueError(f"unknown loss {loss!r}; choose one of mean_ce, tet")
-        encoder_seed, neuron_seed = torch.randint(0, 2**31, (2,), generator=torch.Generator().manual_seed(seed))
-
-        encoder_class = encoders.get(encoder)
-        extra = {"seed": int(encoder_seed)} if encoder_class.stochastic else {}
+        encoder_class = encoders.encoder_class(encoder)
+        extra = {"seed": derive_seed(seed, "encoder")} if encoder_class.stochastic else {}
         self.encoder = encoder_class(timesteps=timesteps, **(encoder_params or {}), **extra)
         neuron = NeuronFactory(
             LIFParameters(decay, threshold, reset, v_reset, detach_reset), estimator, estimator_params,
-            seed=int(neuron_seed),
+            seed=derive_seed(seed, "neurons"),
         )
         self.network = build_model(arch, num_classes=num_classes, input_shape=tuple(input_shape), neuron=neuron,
                                    **(arch_params or {}))
 
         self.neurons = {name: m for name, m in self.network.named_modules() if isinstance(m, LIF)}
-        self._firing_rates: dict[str, Tensor] = {}
-        for name, module in self.neurons.items():
-            module.register_forward_hook(functools.partial(_store_firing_rate, self._firing_rates, name))
+        self.spike_statistics = SpikeStatistics(self.neurons)
+        self.train_summary: dict[str, Any] = {}  # the last finished training epoch's statistics (checkpointed)
         self.accuracy = nn.ModuleDict({split: MulticlassAccuracy(num_classes, average="micro")
                                        for split in ("train_", "val_", "test_")})
 
@@ -131,22 +129,18 @@ class SpikingClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._shared_step(batch, "train")
-        for name, rate in self._firing_rates.items():
-            self.log(f"train/firing_rate/{name}", rate, on_step=False, on_epoch=True)
-        return loss
+        return self._shared_step(batch, "train")
 
     def on_after_backward(self) -> None:
-        # Gradient sparsity: fraction of neuron-steps whose estimate of H'(u) was exactly 0.
-        zeros, total = 0, 0
-        for name, module in self.neurons.items():
-            counts = module.estimator.pop_gradient_counts()
-            if counts is None:
-                continue
-            self.log(f"train/grad_sparsity/{name}", counts[0] / counts[1], on_step=False, on_epoch=True)
-            zeros, total = zeros + counts[0], total + counts[1]
-        if total:
-            self.log("train/grad_sparsity", zeros / total, on_step=False, on_epoch=True, prog_bar=True)
+        self.spike_statistics.count_gradients()
+
+    def on_train_epoch_end(self) -> None:
+        self.train_summary = self.spike_statistics.summary()
+        logged = {f"train/firing_rate/{k}": v for k, v in self.train_summary["firing_rates"].items()}
+        logged |= {f"train/grad_sparsity/{k}": v for k, v in self.train_summary["grad_sparsity_per_layer"].items()}
+        if self.train_summary["grad_sparsity"] is not None:
+            logged["train/grad_sparsity"] = self.train_summary["grad_sparsity"]
+        self.log_dict(logged, sync_dist=True)
 
     def on_validation_epoch_start(self) -> None:
         self.encoder.restart_eval_stream()
@@ -173,7 +167,11 @@ class SpikingClassifier(L.LightningModule):
 
     # -- records ---------------------------------------------------------------------------------
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["train_summary"] = self.train_summary
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.train_summary = checkpoint.get("train_summary", {})
         saved = checkpoint.get("hyper_parameters", {})
         differ = [k for k in MODEL_KEYS if k in saved and _plain(saved[k]) != _plain(self.hparams[k])]
         if differ:
@@ -196,11 +194,6 @@ class SpikingClassifier(L.LightningModule):
             "loss": hp.loss,
             "seed": hp.seed,
         }
-
-
-def _store_firing_rate(rates: dict[str, Tensor], name: str, module: nn.Module, inputs: Any, output: Tensor) -> None:
-    if module.training:
-        rates[name] = output.detach().mean()
 
 
 def _plain(value: Any) -> Any:

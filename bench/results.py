@@ -96,7 +96,10 @@ def run_record(
     protocol: dict[str, Any] = TRAINING_PROTOCOL,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Assemble a result record; ``extra`` adds fields such as checkpoint paths."""
+    """Assemble a result record; ``extra`` adds fields such as checkpoint paths.
+
+    ``wall_time_s`` is the wall time of the command that wrote the record (a resumed run counts its own).
+    """
     return {
         "schema_version": SCHEMA_VERSION,
         "protocol": protocol,

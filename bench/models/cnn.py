@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import nn
 
 from bench.models.layers import NeuronFactory, SpikingNetwork, TimeDistributed, conv_bn
 from bench.models.registry import register_model
@@ -35,12 +35,6 @@ class SpikingCNN(SpikingNetwork):
         self.features = nn.Sequential(*layers)
         self.head = TimeDistributed(nn.Flatten(), nn.Linear(in_channels * height * width, num_classes))
 
-    def forward_features(self, x_seq: Tensor) -> Tensor:
-        return self.features(x_seq)
-
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
 
 @register_model
 def cnn(
@@ -51,5 +45,3 @@ def cnn(
 ) -> SpikingCNN:
     """Small CNN: one conv stage (with 2x2 average pooling) per entry of ``channels``."""
     return SpikingCNN(input_shape, channels, num_classes, neuron or NeuronFactory())
-
-

@@ -67,14 +67,20 @@ class NeuronFactory:
 class SpikingNetwork(nn.Module):
     """Base of the architectures: ``forward_features`` then ``forward_head``, both time-major.
 
-    ``forward(x_seq [T, B, *]) -> logits [T, B, C]``; the classifier averages over T.
+    ``forward(x_seq [T, B, *]) -> logits [T, B, C]``; the classifier averages over T. Subclasses set
+    ``self.features`` and ``self.head`` (or override the two stages).
     """
 
+    features: nn.Module
+    head: nn.Module
+
     def forward_features(self, x_seq: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Spiking features ``[T, B, F]`` (or ``[T, B, C, H, W]``)."""
+        return self.features(x_seq)
 
     def forward_head(self, features: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Per-step logits ``[T, B, classes]``."""
+        return self.head(features)
 
     def forward(self, x_seq: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x_seq))

@@ -35,9 +35,6 @@ class SpikingMLP(SpikingNetwork):
     def forward_features(self, x_seq: Tensor) -> Tensor:
         return self.features(x_seq.flatten(2))
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
 
 @register_model
 def mlp(

@@ -67,12 +67,6 @@ class SpikingResNet(SpikingNetwork):
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Linear(in_channels, fc_width), neuron(), nn.Linear(fc_width, num_classes))
 
-    def forward_features(self, x_seq: Tensor) -> Tensor:
-        return self.features(x_seq)
-
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
 
 @register_model
 def resnet19(

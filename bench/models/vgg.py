@@ -55,9 +55,6 @@ class VGG(SpikingNetwork):
     def forward_features(self, x_seq: Tensor) -> Tensor:
         return self.features(x_seq).flatten(2)
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
 
 @register_model
 def vgg11(

@@ -2,6 +2,6 @@
 
 from bench.training.callbacks import StepTimer
 from bench.training.classifier import SpikingClassifier
-from bench.training.losses import LOSSES, mean_ce, tet
+from bench.training.losses import mean_ce, tet
 
-__all__ = ["LOSSES", "SpikingClassifier", "StepTimer", "mean_ce", "tet"]
+__all__ = ["SpikingClassifier", "StepTimer", "mean_ce", "tet"]

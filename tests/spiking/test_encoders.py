@@ -141,7 +141,7 @@ def test_direct_encoder_needs_both_mean_and_std(kwargs):
 
 
 def test_encoders_registry():
-    assert encoders.available() == ["direct", "rate"]
+    assert encoders.available() == ["direct", "frames", "rate"]
     assert isinstance(encoders.build("rate", timesteps=3, seed=0), RateEncoder)
     assert isinstance(encoders.build("direct", timesteps=3), DirectEncoder)
     with pytest.raises(KeyError) as err:
@@ -159,3 +159,12 @@ def test_eval_draws_of_one_seed_are_not_the_training_draws_of_another():
     for seed in range(3):
         evaluated = RateEncoder(8, seed=seed).eval()(x)
         assert not any(torch.equal(evaluated, RateEncoder(8, seed=other)(x)) for other in range(4))
+
+
+def test_frames_encoder_moves_time_first_and_checks_t():
+    x = torch.arange(2 * 3 * 4, dtype=torch.int16).view(2, 3, 4)  # [B=2, T=3, 4]
+    out = encoders.build("frames", timesteps=3)(x)
+    assert out.shape == (3, 2, 4) and out.dtype == torch.float32
+    assert torch.equal(out[1, 0], x[0, 1].float())
+    with pytest.raises(ValueError, match=r"frames encoder expects input \[B, T=5"):
+        encoders.build("frames", timesteps=5)(x)

@@ -60,16 +60,26 @@ def bin_events(events: np.ndarray, timesteps: int, binning: str, size: int, clip
 
 
 class _Frames(Dataset):
-    """Rows ``rows`` of the memory-mapped frames -> (float frames ``[T, 2, H, W]``, label)."""
+    """Rows ``rows`` of a cached ``.npy`` -> (float frames ``[T, 2, H, W]``, label).
 
-    def __init__(self, frames: np.ndarray, rows: np.ndarray, labels: Tensor) -> None:
-        self.frames, self.rows, self.labels = frames, rows, labels
+    The file is memory-mapped on first access in each process: DataLoader workers that are spawned rather
+    than forked receive the path, not a copy of the frames.
+    """
+
+    def __init__(self, path: Path, rows: np.ndarray, labels: Tensor) -> None:
+        self.path, self.rows, self.labels = path, rows, labels
+        self._frames: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return torch.from_numpy(self.frames[self.rows[index]].astype(np.float32)), self.labels[index]
+        if self._frames is None:
+            self._frames = np.load(self.path, mmap_mode="r")
+        return torch.from_numpy(self._frames[self.rows[index]].astype(np.float32)), self.labels[index]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_frames": None}
 
 
 @register_dataset("dvsgesture")
@@ -203,7 +213,6 @@ class DVSGesture(SplitDataModule):
             self.prepare_data()
         self.location = f"{self.data_dir / 'DVSGesture'} (frames cached in {folder})"
         for split in ("train", "test"):
-            frames = np.load(folder / f"{split}_frames.npy", mmap_mode="r")
             meta = np.load(folder / f"{split}_meta.npz")
             labels, users = torch.as_tensor(meta["labels"], dtype=torch.int64), meta["users"]
             if split == "test":
@@ -213,7 +222,7 @@ class DVSGesture(SplitDataModule):
                 parts = {"train": np.flatnonzero(~is_val), "val": np.flatnonzero(is_val)}
             for name, rows in parts.items():
                 self.labels[name] = labels[rows]
-                self.splits[name] = _Frames(frames, rows, self.labels[name])
+                self.splits[name] = _Frames(folder / f"{split}_frames.npy", rows, self.labels[name])
 
     def validation_users(self, users: np.ndarray) -> np.ndarray:
         """The training users held out for validation: a seeded choice of ``round(val_fraction * n)`` (>= 1)."""

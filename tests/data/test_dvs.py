@@ -109,3 +109,16 @@ def test_bins_follow_spikingjellys_rules():
     by_time = bin_events(events, 3, "time", 128, None)[:, 0, 0, :7]
     assert by_time.sum(axis=1).tolist() == [3, 1, 3]  # [0,20): 0,5,10 | [20,40): 20 | [40,60]: 40,50,60
     assert by_time[1].tolist() == [0, 0, 0, 1, 0, 0, 0]  # the event at t = 20 (x = 3)
+
+
+def test_workers_get_the_cache_path_not_the_frames(dvs_files, tmp_path):
+    import pickle
+
+    root, _ = dvs_files
+    dm = _module(root, tmp_path)
+    dm.setup()
+    dataset = dm.splits["train"]
+    first = dataset[0][0]
+    copy = pickle.loads(pickle.dumps(dataset))
+    assert len(pickle.dumps(dataset)) < 20_000  # a path, rows and labels; not 88 x 4 x 2 x 128 x 128 counts
+    assert torch.equal(copy[0][0], first)

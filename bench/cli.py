@@ -193,8 +193,22 @@ def data_check_command(args: list[str]) -> None:
     Console().print(data_report(cli.datamodule))
 
 
+def evaluate_command(args: list[str]) -> None:
+    """``spikebench evaluate --ckpt PATH [--protocol v1] [--quick] [--devices N] ...``."""
+    from jsonargparse import CLI
+
+    from bench.robustness.evaluate import evaluate
+
+    # `--quick` alone means true (jsonargparse wants a value for booleans).
+    CLI(evaluate, args=[a + "=true" if a == "--quick" else a for a in args], as_positional=False)
+
+
 # The commands beside fit/validate/test/predict: words -> function of the remaining arguments.
-COMMANDS: dict[str, Callable[[list[str]], None]] = {"demo": demo_command, "data check": data_check_command}
+COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "demo": demo_command,
+    "data check": data_check_command,
+    "evaluate": evaluate_command,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

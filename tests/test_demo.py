@@ -20,11 +20,16 @@ def demo(tmp_path_factory):
         mp.chdir(home)
         main(["demo", "--out_dir", str(home / "results")])
         first = {name: json.loads((home / "results" / f"{name}.json").read_text()) for name in RUNS}
+        evaluations = {name: json.loads((home / "results" / f"{name}-eval-v1-quick.json").read_text())
+                       for name in RUNS}
         written = {name: Path(r["checkpoint"]).stat().st_mtime_ns for name, r in first.items()}
         main(["demo", "--out_dir", str(home / "results")])  # everything is finished: nothing retrains
         second = {name: json.loads((home / "results" / f"{name}.json").read_text()) for name in RUNS}
         for name, record in second.items():
             record["checkpoint_mtime_changed"] = Path(record["checkpoint"]).stat().st_mtime_ns != written[name]
+            record["evaluation"] = json.loads((home / "results" / f"{name}-eval-v1-quick.json").read_text())
+    for name in RUNS:
+        first[name]["evaluation"] = evaluations[name]
     return home, first, second
 
 
@@ -70,3 +75,17 @@ def test_a_second_demo_reuses_the_trained_models_and_repeats_the_numbers(demo):
         for key in ("grad_sparsity", "firing_rates", "step_time_ms"):
             assert second[name]["metrics"][key] == first[name]["metrics"][key]
         assert second[name]["metrics"]["test_acc"] == first[name]["metrics"]["test_acc"]
+
+
+def test_the_demo_evaluates_both_models_with_the_quick_protocol(demo):
+    _, records, second = demo
+    for name, record in records.items():
+        evaluation = record["evaluation"]
+        assert evaluation["protocol"]["name"] == "v1-quick" and evaluation["protocol"]["stochastic"]
+        assert evaluation["checkpoint"] == record["checkpoint"]  # the model selected on validation
+        metrics = evaluation["metrics"]
+        assert metrics["points"] == 200 and abs(metrics["clean"]["accuracy"] - record["metrics"]["test_acc"]) < 0.1
+        assert {c["attack"] for c in metrics["cells"]} >= {"fgsm", "pgd", "apgd-ce", "square", "transfer"}
+        assert metrics["worst_case"]["0.3"]["robust_accuracy"] < 0.05 < metrics["clean"]["accuracy"]
+        assert metrics["flags"] == []  # EOT everywhere, gradients flow, large eps reaches 0
+        assert second[name]["evaluation"]["metrics"] == metrics  # reused cells, same numbers

@@ -54,6 +54,7 @@ class SplitDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int, num_workers: int) -> None:
         super().__init__()
+        self.save_hyperparameters()  # every subclass's init arguments: checkpoints record the data
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.splits: dict[str, Dataset] = {}

@@ -22,7 +22,8 @@ class Synthetic(TensorDataModule):
         input_shape: (C, H, W) of one image.
         samples: total number of images (balanced over classes).
         noise: standard deviation of the per-pixel noise.
-        seed: seed of the prototypes and the noise (the split has its own ``split_seed``).
+        sample_seed: seed of the prototypes and the noise (the split has its own ``split_seed``; the name
+            differs from the model's ``seed`` because Lightning logs both modules' hyper-parameters together).
         **kwargs: see :class:`~bench.data.base.TensorDataModule`.
     """
 
@@ -32,7 +33,7 @@ class Synthetic(TensorDataModule):
         input_shape: Sequence[int] = (1, 8, 8),
         samples: int = 1000,
         noise: float = 0.2,
-        seed: int = 0,
+        sample_seed: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -42,11 +43,11 @@ class Synthetic(TensorDataModule):
         self.input_shape = tuple(input_shape)
         self.samples = samples
         self.noise = noise
-        self.seed = seed
-        self.location = f"generated in memory (seed {seed})"
+        self.sample_seed = sample_seed
+        self.location = f"generated in memory (sample_seed {sample_seed})"
 
     def load(self) -> tuple[Tensor, Tensor]:
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.sample_seed)
         prototypes = torch.rand((self.num_classes, *self.input_shape), generator=generator)
         labels = torch.arange(self.samples) % self.num_classes
         noise = self.noise * torch.randn((self.samples, *self.input_shape), generator=generator)

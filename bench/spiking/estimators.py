@@ -40,6 +40,7 @@ __all__ = [
     "Estimator",
     "FastSigmoid",
     "Gaussian",
+    "Heaviside",
     "Rectangle",
     "Sigmoid",
     "Triangle",
@@ -100,6 +101,9 @@ class Estimator(nn.Module):
     def surrogate(self, u: Tensor) -> Tensor:
         """The estimate of H'(u) used in the backward pass, shaped like ``u``."""
         raise NotImplementedError
+
+    def restart_stream(self) -> None:
+        """Restart the random draws from the seed (stochastic estimators; a no-op otherwise)."""
 
     def peak(self) -> float:
         """Maximum of the expected estimate (at u = 0 for every built-in shape)."""
@@ -341,3 +345,22 @@ class STE(Estimator):
 
     def area(self) -> float:
         return math.inf
+
+
+@register("heaviside")
+@dataclass(eq=False, repr=False)
+class Heaviside(Estimator):
+    r"""The true derivative of the step, :math:`H'(u) = 0` almost everywhere: no gradient at all.
+
+    Useless for training; it is what an attack sees through SpikingJelly-style eval-mode spikes, and the
+    robustness checks use it to show that such gradient masking gets flagged. Peak 0, area 0.
+    """
+
+    def surrogate(self, u: Tensor) -> Tensor:
+        return torch.zeros_like(u)
+
+    def peak(self) -> float:
+        return 0.0
+
+    def area(self) -> float:
+        return 0.0

@@ -149,6 +149,9 @@ class LocalZO(Estimator):
             raise ValueError(f"samples (m) must be an integer >= 1, got {self.samples!r}")
         if self.seed is None:
             self.seed = draw_seed()
+        self.restart_stream()
+
+    def restart_stream(self) -> None:
         self._stream = DeviceGenerator(self.seed)
 
     def surrogate(self, u: Tensor) -> Tensor:

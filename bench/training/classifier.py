@@ -15,13 +15,17 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from bench import __version__
 from bench.models import NeuronFactory, build_model
 from bench.spiking import LIF, LIFParameters, encoders
 from bench.spiking.random import derive_seed
+from bench.training.adversarial import AdversarialTraining, parseval_retraction
 from bench.training.losses import mean_ce, tet
 from bench.training.monitors import SpikeStatistics
 
-__all__ = ["SpikingClassifier"]
+__all__ = ["CHECKPOINT_FORMAT", "SpikingClassifier"]
+
+CHECKPOINT_FORMAT = 1  # bump when a checkpoint's contents change incompatibly
 
 # Hyper-parameters that define the network; a checkpoint must agree on them to be resumed or loaded.
 MODEL_KEYS = ("arch", "arch_params", "num_classes", "input_shape", "encoder", "encoder_params", "timesteps",
@@ -53,6 +57,9 @@ class SpikingClassifier(L.LightningModule):
         weight_decay: L2 penalty.
         momentum: SGD momentum.
         scheduler: "cosine" (annealed over max_epochs) or "none".
+        adversarial: train on adversarial inputs, e.g. ``{attack: pgd, eps: 8/255, steps: 4, step_size: 0.25,
+            gradient_mode: own}`` (see :class:`~bench.training.adversarial.AdversarialTraining`).
+        parseval_beta: SNN-RAT's orthogonal retraction strength after each step (0 = off; SNN-RAT uses 5e-4).
         seed: seed of the encoder's and estimators' random streams (the CLI links it to ``seed_everything``).
     """
 
@@ -79,12 +86,15 @@ class SpikingClassifier(L.LightningModule):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         scheduler: Literal["cosine", "none"] = "cosine",
+        adversarial: dict[str, Any] | None = None,
+        parseval_beta: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         if loss not in ("mean_ce", "tet"):
             raise ValueError(f"unknown loss {loss!r}; choose one of mean_ce, tet")
+        self.adversary = AdversarialTraining.from_config(adversarial)
         encoder_class = encoders.encoder_class(encoder)
         extra = {"seed": derive_seed(seed, "encoder")} if encoder_class.stochastic else {}
         self.encoder = encoder_class(timesteps=timesteps, **(encoder_params or {}), **extra)
@@ -130,7 +140,15 @@ class SpikingClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        if self.adversary is not None:
+            x, y = batch
+            batch = (self.adversary(self, x, y), y)
+            self.spike_statistics.discard_gradient_counts()  # crafting's backward passes are not training's
         return self._shared_step(batch, "train")
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.hparams.parseval_beta:
+            parseval_retraction(self.network, self.hparams.parseval_beta)
 
     def on_after_backward(self) -> None:
         self.spike_statistics.count_gradients()
@@ -169,7 +187,13 @@ class SpikingClassifier(L.LightningModule):
     # -- records ---------------------------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["spikebench"] = {"version": __version__, "format": CHECKPOINT_FORMAT}
         checkpoint["train_summary"] = self.train_summary
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None:  # so that `spikebench evaluate --ckpt` finds the same data again
+            cls = type(datamodule)
+            checkpoint["datamodule"] = {"class_path": f"{cls.__module__}:{cls.__qualname__}",
+                                        "init_args": _plain(dict(datamodule.hparams))}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.train_summary = checkpoint.get("train_summary", {})
@@ -193,6 +217,8 @@ class SpikingClassifier(L.LightningModule):
             "neuron": {"model": "LIF", **asdict(first.p)},
             "estimator": first.estimator.describe(),
             "loss": hp.loss,
+            "training": {"adversarial": asdict(self.adversary) if self.adversary else None,
+                         "parseval_beta": hp.parseval_beta},
             "seed": hp.seed,
         }
 

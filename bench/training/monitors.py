@@ -38,6 +38,11 @@ class SpikeStatistics:
             if counts is not None:
                 _add(self._zeros, name, *counts)
 
+    def discard_gradient_counts(self) -> None:
+        """Drop the counts of backward passes that were not training steps (e.g. crafting attacks)."""
+        for module in self.neurons.values():
+            module.estimator.pop_gradient_counts()
+
     def summary(self) -> dict[str, Any]:
         """Rates since the last summary (None where nothing ran), then start afresh."""
         rates = {name: float(n / total) for name, (n, total) in self._spikes.items()}

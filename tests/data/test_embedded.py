@@ -42,7 +42,7 @@ def test_digits_are_sklearns_digits_scaled_to_unit_range():
 
 
 def test_synthetic_is_seeded_and_balanced():
-    a, b = Synthetic(samples=200, seed=3), Synthetic(samples=200, seed=3)
+    a, b = Synthetic(samples=200, sample_seed=3), Synthetic(samples=200, sample_seed=3)
     assert torch.equal(a.load()[0], b.load()[0])
     x, y = a.load()
     assert y.bincount().tolist() == [20] * 10 and 0 <= x.min() and x.max() <= 1

@@ -21,7 +21,7 @@ def _data_overrides(config: Path, cifar10_files, cifar100_files, dvs_files, tmp_
 
 def test_there_are_reference_configs_for_every_track():
     assert {p.parent.name for p in REFERENCE} == {"cifar10", "cifar100", "dvsgesture"}
-    assert len(REFERENCE) == 10
+    assert len(REFERENCE) == 12
 
 
 @pytest.mark.parametrize("config", REFERENCE, ids=lambda p: f"{p.parent.name}/{p.stem}")

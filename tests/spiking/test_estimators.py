@@ -212,12 +212,19 @@ def test_matches_snntorch(name, params, snn_name, snn_params, spikes_and_grad):
 
 # ----------------------------------------------------------------------------- registry
 
-ALL_NAMES = ["atan", "fast_sigmoid", "gaussian", "localzo", "localzo_expected", "rectangle", "sigmoid",
-             "ste", "triangle"]
+ALL_NAMES = ["atan", "fast_sigmoid", "gaussian", "heaviside", "localzo", "localzo_expected", "rectangle",
+             "sigmoid", "ste", "triangle"]
 
 
-def test_available_lists_the_nine_estimators():
+def test_available_lists_the_ten_estimators():
     assert estimators.available() == ALL_NAMES
+
+
+def test_heaviside_passes_no_gradient_at_all():
+    fn = estimators.build("heaviside")
+    u = torch.linspace(-2, 2, 9, requires_grad=True)
+    fn(u).sum().backward()
+    assert torch.equal(u.grad, torch.zeros(9)) and fn.peak() == 0.0 and fn.area() == 0.0
 
 
 def test_unknown_name_lists_the_available_ones():

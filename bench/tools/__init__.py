@@ -1,0 +1,1 @@
+"""Set-up helpers that are not part of the benchmark itself."""

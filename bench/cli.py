@@ -203,11 +203,21 @@ def evaluate_command(args: list[str]) -> None:
     CLI(evaluate, args=[a + "=true" if a == "--quick" else a for a in args], as_positional=False)
 
 
+def certify_command(args: list[str]) -> None:
+    """``spikebench certify --ckpt PATH [--n0 --n --alpha --subset --quick --devices N]``."""
+    from jsonargparse import CLI
+
+    from bench.robustness.certification import certify_checkpoint
+
+    CLI(certify_checkpoint, args=[a + "=true" if a == "--quick" else a for a in args], as_positional=False)
+
+
 # The commands beside fit/validate/test/predict: words -> function of the remaining arguments.
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "demo": demo_command,
     "data check": data_check_command,
     "evaluate": evaluate_command,
+    "certify": certify_command,
 }
 
 

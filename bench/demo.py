@@ -20,6 +20,7 @@ from bench.results import read_json, write_json_atomic
 __all__ = ["DEMO_RUNS", "run_demo"]
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CERTIFIED_RADIUS = 0.05  # an l1 radius of the protocol's grid, shown in the table
 DEMO_RUNS: dict[str, list[str]] = {  # result name -> config files, composed in order
     "mnist5k-mlp-rate-atan": ["mnist5k/mlp_rate.yaml", "estimators/atan.yaml"],
     "mnist5k-mlp-rate-localzo": ["mnist5k/mlp_rate.yaml", "estimators/localzo.yaml"],
@@ -71,19 +72,22 @@ def comparison_table(records: list[dict], evaluations: list[dict | None]) -> Tab
     eps_labels = [label for e in evaluations if e for label in e["metrics"]["worst_case"]]
     eps_labels = list(dict.fromkeys(eps_labels))
     table = Table(title="MNIST-5k, rate-encoded LIF MLP, T=4: surrogate vs LocalZO (model selected on val)",
-                  caption="robust: per-point worst case over the quick attack matrix (protocol v1-quick)")
+                  caption="robust: per-point worst case over the quick attack matrix; certified: l1 randomized "
+                          "smoothing of the rate encoding (protocol v1-quick)")
     columns = ["estimator", "parameters", "val acc", "test acc", "grad sparsity", "ms/step",
-               *(f"robust @{label}" for label in eps_labels), "flags"]
+               *(f"robust @{label}" for label in eps_labels), f"certified l1 @{CERTIFIED_RADIUS}", "flags"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("estimator", "parameters", "flags") else "right")
     for record, evaluation in zip(records, evaluations, strict=True):
         est, m = record["model"]["estimator"], record["metrics"]
         robust = evaluation["metrics"]["worst_case"] if evaluation else {}
         flags = ", ".join(f["name"] for f in evaluation["metrics"]["flags"]) if evaluation else ""
+        curve = evaluation["metrics"].get("certified", {}).get("certified_accuracy", []) if evaluation else []
+        certified = next((f"{c['accuracy']:.3f}" for c in curve if c["radius"] == CERTIFIED_RADIUS), "")
         table.add_row(
             est["name"], " ".join(f"{k}={v}" for k, v in est["params"].items()), f"{m['val_acc']:.3f}",
             f"{m['test_acc']:.3f}", f"{m['grad_sparsity']:.3f}", f"{m['step_time_ms']:.1f}",
             *(f"{robust[label]['robust_accuracy']:.3f}" if label in robust else "" for label in eps_labels),
-            flags or ("none" if evaluation else ""),
+            certified, flags or ("none" if evaluation else ""),
         )
     return table

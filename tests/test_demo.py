@@ -88,4 +88,8 @@ def test_the_demo_evaluates_both_models_with_the_quick_protocol(demo):
         assert {c["attack"] for c in metrics["cells"]} >= {"fgsm", "pgd", "apgd-ce", "square", "transfer"}
         assert metrics["worst_case"]["0.3"]["robust_accuracy"] < 0.05 < metrics["clean"]["accuracy"]
         assert metrics["flags"] == []  # EOT everywhere, gradients flow, large eps reaches 0
+        certified = metrics["certified"]
+        assert certified["norm"] == "l1" and certified["n"] == 10000 and certified["points"] == 50
+        curve = [c["accuracy"] for c in certified["certified_accuracy"]]
+        assert curve[0] > 0.7 and curve == sorted(curve, reverse=True)
         assert second[name]["evaluation"]["metrics"] == metrics  # reused cells, same numbers

@@ -17,7 +17,7 @@ import yaml
 from bench.results import config_hash
 from bench.robustness.adapter import check_gradient_mode
 
-__all__ = ["CellSpec", "Epsilon", "Protocol", "load_protocol", "parse_epsilon"]
+__all__ = ["CellSpec", "CertifySettings", "Epsilon", "Protocol", "load_protocol", "parse_epsilon"]
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "configs" / "protocol"
 BLACK_BOX = ("square", "gn", "transfer")
@@ -69,6 +69,33 @@ class CellSpec:
 
 
 @dataclass(frozen=True)
+class CertifySettings:
+    """The certification block: Cohen et al.'s CERTIFY on the first ``subset`` points of the evaluation subset.
+
+    ``sigma`` is the Gaussian smoothing of direct-encoded models (l2); rate-encoded models need none (l1).
+    """
+
+    subset: int
+    n0: int
+    n: int
+    alpha: float
+    batch_size: int
+    chunk: int  # points per resumable job
+    l1_radii: tuple[float, ...]
+    l2_radii: tuple[float, ...]
+    sigma: float | None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"certify.alpha must be in (0, 1), got {self.alpha}")
+        for name in ("subset", "n0", "n", "batch_size", "chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"certify.{name} must be >= 1, got {getattr(self, name)}")
+        if self.sigma is not None and not self.sigma > 0:
+            raise ValueError(f"certify.sigma must be > 0, got {self.sigma}")
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A resolved protocol for one dataset (``quick`` already applied)."""
 
@@ -80,6 +107,7 @@ class Protocol:
     attacks: dict[str, dict[str, Any]]
     epsilons: tuple[Epsilon, ...]
     huge_epsilon: Epsilon
+    certify: CertifySettings | None = None
 
     def cells(self, stochastic: bool, transfer: bool) -> list[CellSpec]:
         """The matrix: white-box attacks x gradient modes x epsilons, black-box attacks x epsilons, and the
@@ -113,7 +141,9 @@ class Protocol:
 
     @property
     def hash(self) -> str:
-        return config_hash(json.loads(json.dumps(self.to_dict())))
+        """Hash of the attack matrix's settings (certification settings are fingerprinted per job)."""
+        matrix = {k: v for k, v in self.to_dict().items() if k != "certify"}
+        return config_hash(json.loads(json.dumps(matrix)))
 
 
 def load_protocol(name: str, dataset: str, quick: bool = False, epsilons: list[str] | None = None) -> Protocol:
@@ -126,7 +156,7 @@ def load_protocol(name: str, dataset: str, quick: bool = False, epsilons: list[s
         known = sorted(p.stem for p in PROTOCOLS.glob("*.yaml"))
         raise FileNotFoundError(f"unknown protocol {name!r}; available: {', '.join(known)} (or a .yaml path)")
     raw = yaml.safe_load(path.read_text())
-    settings = {**raw, **(raw.get("quick", {}) if quick else {})}
+    settings = {**raw, **({k: v for k, v in raw.get("quick", {}).items() if k != "certify"} if quick else {})}
     if epsilons is None:
         if dataset not in raw["epsilons"]:
             raise ValueError(f"protocol {raw['version']} has no epsilons for dataset {dataset!r} (it has "
@@ -137,6 +167,12 @@ def load_protocol(name: str, dataset: str, quick: bool = False, epsilons: list[s
         raise ValueError(f"unknown attack(s) {unknown} in {path}; choose from {', '.join(WHITE_BOX + BLACK_BOX)}")
     for mode in settings["gradient_modes"]:
         check_gradient_mode(mode)
+    certify = None
+    if "certify" in raw:
+        block = {**raw["certify"], **(raw.get("quick", {}).get("certify", {}) if quick else {})}
+        sigma = block.pop("sigma", {}).get(dataset)
+        certify = CertifySettings(**{**block, "l1_radii": tuple(block["l1_radii"]),
+                                     "l2_radii": tuple(block["l2_radii"]), "sigma": sigma})
     return Protocol(
         name=raw["version"] + ("-quick" if quick else ""),
         seed=int(settings["seed"]),
@@ -146,4 +182,5 @@ def load_protocol(name: str, dataset: str, quick: bool = False, epsilons: list[s
         attacks={k: dict(v or {}) for k, v in settings["attacks"].items()},
         epsilons=tuple(parse_epsilon(e) for e in epsilons),
         huge_epsilon=parse_epsilon(settings["huge_epsilon"]),
+        certify=certify,
     )

@@ -69,7 +69,10 @@ def encoder_class(name: str) -> type[Encoder]:
 class _RateEncode(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, timesteps: int, generator: torch.Generator | None) -> Tensor:
-        draws = torch.rand((timesteps, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
+        # Draw sample-major ([B, T, *]) so that sample b's spikes do not depend on how many samples share the
+        # batch: certification counts then do not change with the batch size (CPU generators fill in order).
+        draws = torch.rand((x.shape[0], timesteps, *x.shape[1:]), generator=generator, device=x.device,
+                           dtype=x.dtype).transpose(0, 1)
         return (draws < x).to(x.dtype)
 
     @staticmethod

@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TRAINING_PROTOCOL",
     "config_hash",
+    "file_hash",
     "git_state",
     "hardware",
     "package_versions",
@@ -45,6 +46,15 @@ _PACKAGES = ("spikebench", "torch", "lightning", "torchmetrics", "numpy", "jsona
 def config_hash(config: dict[str, Any]) -> str:
     """SHA-256 of the config as canonical JSON (sorted keys), hex."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB chunks (checkpoints and datasets can be large)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str | None]:

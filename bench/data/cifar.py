@@ -14,7 +14,6 @@ torchvision's own table, which real downloads always pass.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch.utils.data import Dataset
 
 from bench.data.base import SplitDataModule, check_fraction, stratified_split
 from bench.data.registry import register_dataset
+from bench.results import file_hash
 
 __all__ = ["CIFAR10", "CIFAR100", "CIFAR_MEAN_STD", "CIFARDataModule", "Cutout", "read_cifar_pickles"]
 
@@ -44,14 +44,6 @@ class _Variant:
     label_key: str  # in the pickle files
     hf_path: str  # hub dataset
     hf_label: str  # label column there
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_cifar_pickles(paths: list[Path], label_key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +196,7 @@ class CIFARDataModule(SplitDataModule):
             )
         if self.verify_md5:
             for name, md5 in wanted:
-                if (found := _md5(self.folder / name)) != md5:
+                if (found := file_hash(self.folder / name, "md5")) != md5:
                     raise ValueError(
                         f"{self.folder / name} has md5 {found}, not the official {md5}: the file is corrupted "
                         "or not the official release. Download it again, or set "

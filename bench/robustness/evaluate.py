@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.table import Table
 from torch import Tensor
 
-from bench.results import run_record, write_json_atomic
+from bench.results import file_hash, run_record, write_json_atomic
 from bench.robustness import flags
 from bench.robustness.adapter import AttackableSNN
 from bench.robustness.attacks import build_attack
 from bench.robustness.certification import certificate_table, run_certification
 from bench.robustness.protocol import CellSpec, Protocol
-from bench.robustness.runner import Job, PointRunner, Task, load_checkpoint, prepare, sha256
+from bench.robustness.runner import Job, PointRunner, Task, load_checkpoint, prepare
 from bench.spiking.random import derive_seed
 from bench.training.classifier import SpikingClassifier
 
@@ -109,7 +109,7 @@ def evaluate(
     started = time.perf_counter()
     source = load_checkpoint(Path(transfer_from))[0] if transfer_from else None
     ctx = prepare(ckpt, protocol, quick, epsilons, out, data_dir, batch_size, devices, accelerator, strategy,
-                  source=source, extra_fingerprint={"transfer_from": sha256(Path(transfer_from))
+                  source=source, extra_fingerprint={"transfer_from": file_hash(transfer_from)
                                                     if transfer_from else None})
     spec, model = ctx.spec, ctx.model
     stochastic = AttackableSNN(model).stochastic

@@ -10,7 +10,6 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -25,13 +24,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from bench.data.registry import datasets
-from bench.results import config_hash, read_json, write_json_atomic
+from bench.results import config_hash, file_hash, read_json, write_json_atomic
 from bench.robustness.adapter import AttackableSNN
 from bench.robustness.protocol import Protocol, load_protocol
 from bench.spiking.random import derive_seed
 from bench.training.classifier import CHECKPOINT_FORMAT, SpikingClassifier
 
-__all__ = ["Context", "Job", "PointRunner", "load_checkpoint", "load_datamodule", "prepare", "run_jobs", "sha256"]
+__all__ = ["Context", "Job", "PointRunner", "load_checkpoint", "load_datamodule", "prepare", "run_jobs"]
 
 Task = Callable[["PointRunner", Tensor, Tensor], Tensor]  # (runner, x, y) -> per-point results [B, k]
 
@@ -115,14 +114,6 @@ def load_datamodule(record: dict[str, Any], data_dir: str | None) -> tuple[L.Lig
     return cls(**init), name
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Job:
     """One unit of resumable work: a task over some rows of the test split."""
@@ -199,7 +190,7 @@ def prepare(ckpt: Path, protocol: str, quick: bool, epsilons: list[str] | None, 
     trainer = L.Trainer(devices=devices, accelerator=accelerator, strategy=strategy, inference_mode=False,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
-    fingerprint = {"checkpoint": sha256(ckpt), "protocol": spec.hash, **(extra_fingerprint or {})}
+    fingerprint = {"checkpoint": file_hash(ckpt), "protocol": spec.hash, **(extra_fingerprint or {})}
     out = Path(out) if out else ckpt.resolve().parent.parent / f"eval-{spec.name}"
     return Context(ckpt, model, dataset, spec, test, rows, trainer, PointRunner(model, source), out, fingerprint,
                    batch_size)

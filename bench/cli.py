@@ -133,15 +133,17 @@ class SpikebenchCLI(LightningCLI):
         """Test the checkpoint selected on validation, once, and write the result JSON."""
         if self.trainer.interrupted or self.trainer.fast_dev_run:  # a smoke run selects and records nothing
             return
-        checkpoint = self.trainer.checkpoint_callback
         # Training statistics come from the model and the timer, which keep them in checkpoints: a resumed,
         # already finished run reports them without training again.
         summary = self.model.train_summary
         timer = next(cb for cb in self.trainer.callbacks if isinstance(cb, StepTimer))
         (tested,) = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
-        if not self.trainer.is_global_zero:
-            self._finish_logger()
-            return
+        if self.trainer.is_global_zero:
+            self._write_record(tested, summary, timer.mean_ms)
+        self._finish_logger()
+
+    def _write_record(self, tested: dict[str, float], summary: dict[str, Any], step_time_ms: float | None) -> None:
+        checkpoint = self.trainer.checkpoint_callback
         config = self.config[self.subcommand]
         resolved = yaml.safe_load(self.parser.dump(self.config, skip_none=False))[self.subcommand]
         record = run_record(
@@ -155,7 +157,7 @@ class SpikebenchCLI(LightningCLI):
                 "grad_sparsity": summary.get("grad_sparsity"),
                 "grad_sparsity_per_layer": summary.get("grad_sparsity_per_layer"),
                 "firing_rates": summary.get("firing_rates"),
-                "step_time_ms": timer.mean_ms,
+                "step_time_ms": step_time_ms,
                 "epochs": self.trainer.current_epoch,
                 "global_step": self.trainer.global_step,
             },
@@ -165,7 +167,6 @@ class SpikebenchCLI(LightningCLI):
             checkpoint=checkpoint.best_model_path,
         )
         write_json_atomic(config.result_path or self._run_dir / "result.json", record)
-        self._finish_logger()
 
     def _finish_logger(self) -> None:
         # A wandb run stays open after fit; close it so that a second run in this process gets its own.

@@ -47,6 +47,14 @@ def check_gradient_mode(mode: str) -> str | None:
     )
 
 
+def restart_streams(model: nn.Module) -> None:
+    """Restart a classifier's encoder eval draws and its estimators' draws: a repeated evaluation repeats."""
+    model.encoder.restart_eval_stream()
+    for module in model.network.modules():
+        if isinstance(module, LIF):
+            module.estimator.restart_stream()
+
+
 class _RateBackprop(torch.autograd.Function):
     """LIF spikes forward; backward ``grad * 1{neuron fired at least once}`` at every step (BPTR)."""
 
@@ -124,11 +132,8 @@ class AttackableSNN(nn.Module):
         return bool(self.model.encoder.stochastic)
 
     def restart_streams(self) -> None:
-        """Restart the encoder's eval draws and the estimators' draws: a repeated evaluation repeats."""
-        self.model.encoder.restart_eval_stream()
-        for module in self.model.network.modules():
-            if isinstance(module, LIF):
-                module.estimator.restart_stream()
+        """See :func:`restart_streams`."""
+        restart_streams(self.model)
 
     def _replacement(self) -> Callable[[LIF], nn.Module] | None:
         if self.gradient_mode == "ann":

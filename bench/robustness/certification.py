@@ -42,11 +42,12 @@ def threat_model(model) -> tuple[str, bool]:
     return "none", False
 
 
-def certify_task(settings, norm: str, seed: int) -> Task:
+def certify_task(settings, norm: str) -> Task:
     sigma = settings.sigma if norm == "l2" else None
 
     def task(runner: PointRunner, x: Tensor, y: Tensor) -> Tensor:
-        generator = torch.Generator(device=x.device).manual_seed(seed) if norm == "l2" else None
+        # Gaussian noise (l2) from the job's own seed; rate encoding draws from the model's eval stream.
+        generator = torch.Generator(device=x.device).manual_seed(runner.task_seed) if norm == "l2" else None
         rows = []
         for xi, yi in zip(x, y, strict=True):
             cert = certify(runner.model, xi, settings.n0, settings.n, settings.alpha, settings.batch_size, norm,
@@ -83,7 +84,7 @@ def run_certification(ctx: Context) -> dict[str, Any]:
                          "direct-encoded model needs one")
     rows = ctx.rows[:settings.subset]
     meta = {"kind": "certify", "norm": norm, **asdict(settings)}
-    jobs = [Job(f"certify__{norm}__{k:04d}", certify_task(settings, norm, ctx.spec.seed + k), meta,
+    jobs = [Job(f"certify__{norm}__{k:04d}", certify_task(settings, norm), meta,
                 rows[k:k + settings.chunk]) for k in range(0, len(rows), settings.chunk)]
     results, seconds = ctx.run(jobs, f"certify {norm} n={settings.n}")
     elapsed = sum(seconds[job.key] for job in jobs)  # as measured when each job ran, resumed or not

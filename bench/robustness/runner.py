@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.data.registry import datasets
 from bench.results import config_hash, file_hash, read_json, write_json_atomic
-from bench.robustness.adapter import AttackableSNN
+from bench.robustness.adapter import restart_streams
 from bench.robustness.protocol import Protocol, load_protocol
 from bench.spiking.random import derive_seed
 from bench.training.classifier import CHECKPOINT_FORMAT, SpikingClassifier
@@ -64,7 +64,7 @@ class PointRunner(L.LightningModule):
         torch.manual_seed(self.task_seed)  # attack randomness (random starts, APGD, Square)
         for model in (self.model, self.source):
             if model is not None:
-                AttackableSNN(model).restart_streams()
+                restart_streams(model)
         self._parts = []
 
     def test_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
